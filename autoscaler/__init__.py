@@ -1,0 +1,1 @@
+"""The autoscaler: metric windows, the KPA decision, bounds, and the scaling loop."""

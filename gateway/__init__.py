@@ -1,0 +1,1 @@
+"""The gateway: the proxy engine plus routing by host, traffic weight and tag."""

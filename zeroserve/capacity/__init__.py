@@ -1,0 +1,1 @@
+"""Leases on replicas: per-replica in-flight counts, containerConcurrency, the wait queue."""

@@ -1,0 +1,1 @@
+"""The controller: resources into revisions, routes and endpoints; desired scale into replicas."""

@@ -1,0 +1,1 @@
+"""The protocol-level HTTP/1.1 data path."""

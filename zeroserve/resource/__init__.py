@@ -1,0 +1,1 @@
+"""InferenceService parsing and validation into frozen dataclasses (the embedded-server issue)."""

@@ -1,0 +1,1 @@
+"""Where replicas live: local processes or Kubernetes Deployments."""

@@ -1,0 +1,1 @@
+"""The bus between processes: MemoryStore and RedisStore behind one contract."""

@@ -1,0 +1,1 @@
+"""Test harnesses that wire the parts together in-process."""
