@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from zeroserve.runtime.base import EndpointsSnapshot, ReplicaEndpoint
+from zeroserve.endpoint import Endpoint
+from zeroserve.runtime.base import EndpointsSnapshot
 from zeroserve.runtime.feed import SnapshotFeed
 
-A = ReplicaEndpoint("127.0.0.1", 9001, "a-1")
+A = Endpoint("127.0.0.1", 9001, "a-1")
 
 
 async def test_watch_starts_with_the_latest_and_follows_changes() -> None:

@@ -9,17 +9,20 @@ the engine attaches a callback to it rather than awaiting it in a Task.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Protocol
 
+from zeroserve.endpoint import Endpoint
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One replica's address. ``name`` is what error texts and logs show."""
-
-    host: str
-    port: int
-    name: str
+__all__ = [
+    "CapacityError",
+    "CapacityProvider",
+    "CapacityTimeout",
+    "Endpoint",
+    "Lease",
+    "QueueFull",
+    "RevisionUnavailable",
+    "UnknownRevision",
+]
 
 
 class Lease(Protocol):

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from zeroserve.endpoint import Endpoint
 from zeroserve.runtime.errors import InvalidTemplate
 
 ApiProtocol = Literal["v1", "v2"]
@@ -118,16 +119,6 @@ class RevisionTemplate:
 
 
 @dataclass(frozen=True, slots=True)
-class ReplicaEndpoint:
-    """One replica's address; ``name`` is ``{revision}-{n}``. The same fields as
-    ``capacity.Endpoint``, which this layer may not import: the controller converts."""
-
-    host: str
-    port: int
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
 class EndpointsSnapshot:
     """A revision's replicas at one moment; a higher ``version`` is always newer.
 
@@ -137,8 +128,8 @@ class EndpointsSnapshot:
 
     revision: str
     version: int
-    ready: tuple[ReplicaEndpoint, ...] = ()
-    draining: tuple[ReplicaEndpoint, ...] = ()
+    ready: tuple[Endpoint, ...] = ()
+    draining: tuple[Endpoint, ...] = ()
     failed: str | None = None
     removed: bool = False
 

@@ -7,11 +7,11 @@ import asyncio
 from dataclasses import dataclass, field
 
 from zeroserve.clock import TimerHandle
+from zeroserve.endpoint import Endpoint
 from zeroserve.runtime.base import (
     CrashRecord,
     EndpointsSnapshot,
     Phase,
-    ReplicaEndpoint,
     ReplicaStatus,
     RevisionStatus,
     RevisionTemplate,
@@ -46,8 +46,8 @@ class Replica:
     def view(self) -> ReplicaView:
         return ReplicaView(self.name, self.seq, self.phase)
 
-    def endpoint(self, host: str) -> ReplicaEndpoint:
-        return ReplicaEndpoint(host, self.port, self.name)
+    def endpoint(self, host: str) -> Endpoint:
+        return Endpoint(host, self.port, self.name)
 
     def status(self) -> ReplicaStatus:
         process = self.process
@@ -101,9 +101,7 @@ class Revision:
         ready, draining = self.endpoint_sets(host)
         return EndpointsSnapshot(self.name, version, ready, draining, self.failed)
 
-    def endpoint_sets(
-        self, host: str
-    ) -> tuple[tuple[ReplicaEndpoint, ...], tuple[ReplicaEndpoint, ...]]:
+    def endpoint_sets(self, host: str) -> tuple[tuple[Endpoint, ...], tuple[Endpoint, ...]]:
         """Ready replicas, and those that were ready and are on their way out."""
         ready = tuple(r.endpoint(host) for r in self.in_phase("ready"))
         leaving = self.in_phase("draining", "stopping")
