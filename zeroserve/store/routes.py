@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from zeroserve.config.scaling import RouteMode
+from zeroserve.config.scaling import RevisionScaling, RouteMode
 from zeroserve.store.errors import InvalidRecord
 
 __all__ = ["RevisionRoute", "RouteTable", "ServiceRoute", "TrafficTarget"]
@@ -60,12 +60,18 @@ class ServiceRoute:
 @dataclass(frozen=True, slots=True)
 class RevisionRoute:
     """What the data path needs per revision: ``timeout`` (seconds until the response
-    head), ``container_concurrency`` (0: unlimited) and who receives its requests."""
+    head), ``container_concurrency`` (0: unlimited) and who receives its requests; and
+    what the autoscaler needs: ``scaling``, the effective spec the controller computed
+    (so the autoscaler, in another process, scales by the same rules without parsing
+    resources), and ``service``/``namespace`` for status and metrics labels."""
 
     name: str
     timeout: float
     container_concurrency: int
     mode: RouteMode
+    scaling: RevisionScaling | None = None
+    service: str = ""
+    namespace: str = ""
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.timeout) and self.timeout > 0):
