@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zeroserve {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_validate(commands)
+    _add_status(commands)
     return parser
 
 
@@ -77,6 +78,87 @@ def _validate(args: argparse.Namespace) -> int:
     for line in render(report):
         print(line)
     return report.exit_code
+
+
+# -- status ----------------------------------------------------------------------------
+
+ADMIN_URL = "http://127.0.0.1:9090"
+
+
+def _add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    status_parser = commands.add_parser(
+        "status",
+        help="show services, revisions, replicas and cold starts of a running server",
+        description="Ask a running Zeroserve (its admin API) for a table per service: "
+        "revisions, traffic, desired/ready replicas, panic, held requests and the last "
+        "cold start with its phases. Exit status: 0 when answered, 1 when the server "
+        "cannot be reached or has no such service, 2 on a usage error.",
+    )
+    status_parser.add_argument(
+        "service", nargs="?", metavar="SERVICE", help="only this InferenceService"
+    )
+    status_parser.add_argument(
+        "-n",
+        "--namespace",
+        default="default",
+        help="the namespace of SERVICE (default: %(default)s)",
+    )
+    status_parser.add_argument(
+        "--admin",
+        default=ADMIN_URL,
+        metavar="URL",
+        help="the admin API of the server (default: %(default)s)",
+    )
+    status_parser.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json"),
+        default="table",
+        help="a table for people (default), or the admin API's JSON",
+    )
+    status_parser.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long to wait for the answer (default: %(default)s)",
+    )
+    status_parser.set_defaults(handler=_status)
+
+
+def _status(args: argparse.Namespace) -> int:
+    import json
+
+    from zeroserve.admin.client import fetch_status
+    from zeroserve.admin.codec import encode_service
+    from zeroserve.admin.errors import AdminError
+    from zeroserve.admin.status_table import render_service, render_status
+
+    try:
+        answer, snapshot = fetch_status(args.admin, timeout=args.timeout)
+    except AdminError as error:
+        print(f"zeroserve status: error: {error}", file=sys.stderr)
+        return 1
+    if args.service is None:
+        document: object = answer
+        lines = render_status(snapshot)
+    else:
+        service = snapshot.service(args.namespace, args.service)
+        if service is None:
+            print(
+                f"zeroserve status: error: no InferenceService {args.namespace}/{args.service}"
+                f" at {args.admin}",
+                file=sys.stderr,
+            )
+            return 1
+        document = encode_service(snapshot, service)
+        lines = render_service(snapshot, service)
+    if args.output == "json":
+        print(json.dumps(document, indent=2))
+    else:
+        for line in lines:
+            print(line)
+    return 0
 
 
 if __name__ == "__main__":
