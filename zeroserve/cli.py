@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"zeroserve {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_serve(commands)
     _add_validate(commands)
     _add_status(commands)
     return parser
@@ -31,6 +32,80 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler: Handler = args.handler
     return handler(args)
+
+
+# -- serve -----------------------------------------------------------------------------
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run everything in one process: gateway, autoscaler, controller, admin",
+        description="Serve the InferenceServices of a folder (its *.yaml and *.yml files, "
+        "recursively; a ZeroserveConfig among them configures the server) in one process: "
+        "the gateway, the admin API with /metrics and a status page, predictors started on "
+        "demand from zero. Refused manifests are logged and left out. SIGTERM or Ctrl-C "
+        "stops gracefully (in-flight requests finish, up to the largest revision timeout; "
+        "a second signal cuts that short). Exit status: 0 after a graceful stop, 1 when "
+        "the server cannot start, 2 on a usage error.",
+    )
+    serve_parser.add_argument("folder", metavar="DIR", help="the manifests (a folder, or one file)")
+    serve_parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a ZeroserveConfig file (then one in DIR is ignored)",
+    )
+    serve_parser.add_argument(
+        "--host", default="127.0.0.1", help="the gateway's address (default: %(default)s)"
+    )
+    serve_parser.add_argument(
+        "--port", type=int, default=8080, help="the gateway's port (default: %(default)s)"
+    )
+    serve_parser.add_argument(
+        "--admin-host",
+        default="127.0.0.1",
+        help="the admin API's address (default: %(default)s)",
+    )
+    serve_parser.add_argument(
+        "--admin-port",
+        type=int,
+        default=9090,
+        help="the admin API's port: /api/v1/status, /metrics, / (default: %(default)s)",
+    )
+    serve_parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="where the rollout state (revision numbers) is kept "
+        "(default: $XDG_STATE_HOME/zeroserve, else ~/.local/state/zeroserve)",
+    )
+    serve_parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="how much the server logs (default: %(default)s)",
+    )
+    serve_parser.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # Imported here: the server's parts cost start-up time the other commands need not pay.
+    from pathlib import Path
+
+    from zeroserve.embedded.process import ServeOptions, default_state_dir, run
+
+    options = ServeOptions(
+        folder=Path(args.folder),
+        config=None if args.config is None else Path(args.config),
+        host=args.host,
+        port=args.port,
+        admin_host=args.admin_host,
+        admin_port=args.admin_port,
+        state_dir=Path(args.state_dir) if args.state_dir else default_state_dir(),
+        log_level=args.log_level,
+    )
+    return run(options)
 
 
 # -- validate --------------------------------------------------------------------------

@@ -8,8 +8,13 @@ route's timeout) call its methods. The replica half lives in ``replica.py``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from bisect import bisect_left
 from typing import TYPE_CHECKING
 
+from zeroserve.capacity.lease import Lease
 from zeroserve.proxy import framing
 from zeroserve.proxy.errors import BodyTooLarge, ProxyError, error_response, timeout_message
 from zeroserve.proxy.replica import (
@@ -25,6 +30,7 @@ from zeroserve.proxy.replica import (
 from zeroserve.proxy.routing import Route
 from zeroserve.proxy.tunnel import Tunnel
 from zeroserve.proxy.upstream import UpstreamConnection
+from zeroserve.store.stats import LATENCY_BUCKETS_MS
 
 if TYPE_CHECKING:
     from zeroserve.proxy.client import ClientConnection
@@ -35,6 +41,11 @@ __all__ += ["Exchange"]
 BODY_NONE = 0
 BODY_LENGTH = 1
 BODY_CHUNKED = 2
+
+_BOUNDS_MS = LATENCY_BUCKETS_MS
+_FIRST_BOUND_MS = LATENCY_BUCKETS_MS[0]
+
+log = logging.getLogger(__name__)
 
 
 class Exchange(ReplicaSide):
@@ -53,16 +64,22 @@ class Exchange(ReplicaSide):
         "http10",
         "is_head",
         "keep_alive",
+        "leased_at",
         "local",
         "local_status",
         "method",
+        "queued_at",
         "req_done",
         "resp_done",
         "resp_started",
         "route",
+        "started",
         "trailers",
         "upgrade",
     )
+
+    started: float  # Clock time of start(), set whenever ``counted`` is
+    leased_at: float  # time.monotonic() of the lease, set whenever ``queued_at`` is
 
     def __init__(
         self,
@@ -88,6 +105,7 @@ class Exchange(ReplicaSide):
         self.expect = self.upgrade = self.body_after_upgrade = self.discard = False
         self.trailers: list[bytes] | None = None
         self.local: bytes | None = None
+        self.queued_at = 0.0  # time.monotonic() when it began to wait for capacity (if hooked)
         # ReplicaSide's fields
         self.state = S_QUEUED
         self.counted = self.retried = self.continue_sent = False
@@ -108,6 +126,37 @@ class Exchange(ReplicaSide):
             counters = stats.revisions.get(route.revision) or stats.revision(route.revision)
         self.counters = counters
         counters.requests += 1
+
+    def start(self) -> None:
+        """This request is first in line: join the concurrency integral, then go for a
+        replica (``ReplicaSide.start``, which counts it in flight)."""
+        if self.local is None:
+            counters = self.counters
+            now = self.started = self.engine.now()
+            counters.area += counters.in_flight * (now - counters.changed_at)
+            counters.changed_at = now
+            ReplicaSide.start(self)
+            if self.future is not None and self.engine.held_headers is not None:
+                self.queued_at = self.leased_at = time.monotonic()
+        else:
+            self.start_local()
+
+    def on_lease(self, future: asyncio.Future[Lease]) -> None:
+        if self.queued_at and future is self.future:
+            self.leased_at = time.monotonic()
+        ReplicaSide.on_lease(self, future)
+
+    def held_head(self, head: bytes) -> bytes:
+        """A held request's response head, with the engine's extra lines for it."""
+        hook = self.engine.held_headers
+        if hook is None:
+            return head
+        try:
+            extra = hook(self.revision, self.queued_at, self.leased_at)
+        except Exception:
+            log.exception("held_response_headers failed for revision %s", self.revision)
+            return head
+        return head[:-2] + extra + b"\r\n" if extra else head
 
     def body_pending(self) -> bool:
         return self.body_mode != BODY_NONE and not self.req_done
@@ -218,6 +267,8 @@ class Exchange(ReplicaSide):
         self.resp_started = True
         if status < 600:
             self.counters.by_class[status // 100] += 1
+        if self.queued_at:
+            head = self.held_head(head)
         self.conn.out.append(head)
 
     def response_done(self, up: UpstreamConnection, reusable: bool) -> None:
@@ -316,7 +367,8 @@ class Exchange(ReplicaSide):
         self.finish()
 
     def finish(self) -> None:
-        if self.state == S_DONE:
+        state = self.state
+        if state == S_DONE:
             return
         self.state = S_DONE
         timer = self.timer
@@ -325,7 +377,14 @@ class Exchange(ReplicaSide):
             timer.discard(self)
         if self.counted:
             self.counted = False
-            self.counters.in_flight -= 1
+            counters = self.counters
+            now = self.engine.now()
+            counters.area += counters.in_flight * (now - counters.changed_at)
+            counters.changed_at = now
+            counters.in_flight -= 1
+            if state != S_TUNNEL:
+                ms = (now - self.started) * 1000.0
+                counters.latency[0 if ms <= _FIRST_BOUND_MS else bisect_left(_BOUNDS_MS, ms)] += 1
         if self.held_len:
             self.conn.held_changed(-self.held_len)
             self.held = []
@@ -347,4 +406,8 @@ class Exchange(ReplicaSide):
             timer.discard(self)
         if self.counted:
             self.counted = False
-            self.counters.in_flight -= 1
+            counters = self.counters
+            now = self.engine.now()
+            counters.area += counters.in_flight * (now - counters.changed_at)
+            counters.changed_at = now
+            counters.in_flight -= 1

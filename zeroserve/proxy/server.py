@@ -15,7 +15,7 @@ from types import TracebackType
 from zeroserve.capacity.lease import CapacityProvider
 from zeroserve.clock import Clock
 from zeroserve.proxy.client import ClientConnection
-from zeroserve.proxy.engine import Engine
+from zeroserve.proxy.engine import Engine, HeldHeaders
 from zeroserve.proxy.limits import ProxyLimits
 from zeroserve.proxy.routing import Router
 from zeroserve.proxy.stats import ProxyStats
@@ -28,11 +28,17 @@ class ProxyServer:
         capacity: CapacityProvider,
         clock: Clock,
         limits: ProxyLimits = ProxyLimits(),  # noqa: B008 - frozen, so sharing is safe
+        held_response_headers: HeldHeaders | None = None,
     ) -> None:
+        """``held_response_headers(revision, queued_at, leased_at)`` (``time.monotonic()``
+        seconds) is called while the response head of a request that waited for capacity
+        is written, and returns extra header lines for it (the cold-start phases); it
+        costs the warm path nothing."""
         self.router = router
         self.capacity = capacity
         self.clock = clock
         self.limits = limits
+        self.held_response_headers = held_response_headers
         self.stats = ProxyStats()
         self.port = 0
         self._engine: Engine | None = None
@@ -49,7 +55,13 @@ class ProxyServer:
         """Listen; returns the bound port."""
         loop = asyncio.get_running_loop()
         engine = self._engine = Engine(
-            self.router, self.capacity, self.clock, self.limits, loop, self.stats
+            self.router,
+            self.capacity,
+            self.clock,
+            self.limits,
+            loop,
+            self.stats,
+            self.held_response_headers,
         )
         self._server = await loop.create_server(
             lambda: ClientConnection(engine),

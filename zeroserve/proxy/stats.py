@@ -1,20 +1,47 @@
 """Per-revision counters as plain integers: bumped on the hot path, read by a collector.
 
 No locks and no Prometheus call per request; whoever exports them reads the attributes.
+Everything is cumulative, so a reporter takes deltas between two reads: request and
+status counts, the latency histogram, and the concurrency integral ``area`` (requests in
+flight × seconds of Clock time), whose delta over a second is the second's average
+concurrency (Knative's ``AverageConcurrency``).
 """
 
 from __future__ import annotations
 
+from zeroserve.store.stats import LATENCY_BUCKETS_MS
+
 
 class RevisionCounters:
-    __slots__ = ("buffered_bytes", "by_class", "held", "in_flight", "requests")
+    __slots__ = (
+        "area",
+        "buffered_bytes",
+        "by_class",
+        "changed_at",
+        "held",
+        "in_flight",
+        "latency",
+        "requests",
+    )
 
     def __init__(self) -> None:
         self.requests = 0  # requests routed to the revision
-        self.in_flight = 0  # routed, not yet finished (tunnels included)
+        self.in_flight = 0  # routed, not yet finished (tunnels included; held ones too)
         self.held = 0  # waiting for capacity right now
         self.by_class = [0, 0, 0, 0, 0, 0]  # responses by status class, index = status // 100
         self.buffered_bytes = 0  # gauge, refreshed by ProxyServer.sample_buffered()
+        # Requests answered, by latency in Clock time from the request's turn (its head
+        # parsed, unless pipelined behind others) to the response complete: one count per
+        # bucket of the store's LATENCY_BUCKETS_MS (not cumulative). Tunnels are left out.
+        self.latency = [0] * len(LATENCY_BUCKETS_MS)
+        # ∫ in_flight dt in request-seconds of Clock time, up to ``changed_at`` (the Clock
+        # time in_flight last changed); ``area_at`` extends it to any later moment.
+        self.area = 0.0
+        self.changed_at = 0.0
+
+    def area_at(self, now: float) -> float:
+        """The concurrency integral up to ``now`` (not before the last change)."""
+        return self.area + self.in_flight * max(0.0, now - self.changed_at)
 
     def count_status(self, status: int) -> None:
         cls = status // 100
