@@ -148,6 +148,7 @@ def supervise(channel: Channel, pid: int, grace: float, received: list[int], wak
 
 def main() -> int:
     channel = Channel(CONTROL)
+    channel.send({"ready": True})  # booted: a spare that answered this spawns at once
     command = channel.first()  # a waiting spare; SIGTERM still kills it outright
     if command is None:
         return 0
