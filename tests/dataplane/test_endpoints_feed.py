@@ -229,3 +229,18 @@ async def test_an_unavailable_store_is_retried_on_the_clock() -> None:
         await until(feed.synced.is_set)
         assert [r.name for r in tracker.replicas(REV)] == [A.name]
     await store.close()
+
+
+async def test_a_replica_that_leaves_gets_no_waiter_on_its_way_out() -> None:
+    """B was draining and now leaves the set: undraining it first would hand it a waiter."""
+    tracker = CapacityTracker(FakeClock())
+    apply_endpoints(tracker, EndpointSet(REV, 1, ready=(A, B)), 1)
+    a = tracker.acquire_nowait(REV)
+    assert a is not None and a.endpoint == A
+    apply_endpoints(tracker, EndpointSet(REV, 2, ready=(A,), draining=(B,)), 1)
+    waiter = tracker.acquire(REV, math.inf)  # A is full, B draining: it waits
+    apply_endpoints(tracker, EndpointSet(REV, 3, ready=(A,)), 1)  # B is gone
+    assert not waiter.done()
+    a.release()
+    assert waiter.done() and waiter.result().endpoint == A
+    waiter.result().release()

@@ -37,11 +37,12 @@ RouteSink = Callable[[RouteTable], object]
 def apply_endpoints(tracker: CapacityTracker, update: EndpointSet, cc: int) -> None:
     """Make the tracker's view of ``update.revision`` match ``update``.
 
-    Draining replicas stay in the tracker's set (so their leases show as draining) but
-    are marked before the set changes, so no waiter is handed to one in between; a
-    draining replica the tracker never saw ready is left out (it has no leases here).
-    A set with neither replicas nor a failure (scaled to zero) clears an old failure, so
-    the next request is held for a new replica instead of refused."""
+    Every replica of the tracker's set that is not ready in ``update`` is marked
+    draining before the set changes, so no waiter is handed to it in between. Draining
+    replicas stay in the set (their leases show as draining); one the tracker never saw
+    ready is left out (it has no leases here). A failure with ready replicas still
+    serves them. A set with neither replicas nor a failure (scaled to zero) clears an
+    old failure, so the next request is held for a new replica instead of refused."""
     revision = update.revision
     if update.removed:
         tracker.remove_revision(revision)
@@ -49,17 +50,16 @@ def apply_endpoints(tracker: CapacityTracker, update: EndpointSet, cc: int) -> N
     if update.failed_reason is not None and not update.ready:
         tracker.fail_revision(revision, update.failed_reason)
         return
-    known = {Endpoint(r.host, r.port, r.name) for r in tracker.replicas(revision) if r.ready}
-    draining = [e for e in update.draining if e in known]
     stats = tracker.stats(revision)
     if stats is not None and stats.failed is not None and not update.ready:
         tracker.remove_revision(revision)  # the only way back from failed with no replica
         stats = None
+    known = {Endpoint(r.host, r.port, r.name) for r in tracker.replicas(revision) if r.ready}
+    ready = set(update.ready)
     if stats is not None:
-        tracker.set_draining(revision, [e.name for e in draining])
+        tracker.set_draining(revision, [e.name for e in known if e not in ready])
+    draining = [e for e in update.draining if e in known]
     tracker.set_endpoints(revision, [*update.ready, *draining], cc)
-    if stats is None and draining:
-        tracker.set_draining(revision, [e.name for e in draining])
 
 
 class EndpointsFeed:
