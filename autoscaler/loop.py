@@ -23,6 +23,12 @@ Rules beyond the pure parts:
   token (a new leadership) rewrites everything at once. ``StaleToken`` means another
   autoscaler leads: that token never writes again (logged); the loop keeps deciding, so
   it is warm if it leads again with a new token.
+* State: while leading, each tick saves the decider and bounds states, last decisions,
+  held scales and the collector's cursor and heartbeats (``export_state(windows=False)``)
+  to the store under the same fence as the scales; a failed save is retried next tick.
+  A loop started without ``restore=`` loads that state, and rebuilds its windows by
+  reading every stats report the store retains (``read_stats(None)``; the retention
+  outlasts the stable window), so it decides as the leader it replaces would have.
 * Reachability comes from the route table: a revision with a share of some service's
   traffic, or reached through a tag, is reachable; the spec is adjusted if it says
   otherwise (``reachable_revisions``).
@@ -45,7 +51,7 @@ from autoscaler.decider import initial_state as initial_decider_state
 from autoscaler.decider import retune as retune_decider
 from autoscaler.model import (
     STATE_FORMAT,
-    CollectorData,
+    AutoscalerStateError,
     LoopData,
     LoopStatus,
     RevisionData,
@@ -124,6 +130,9 @@ class ScalingLoop:
         self._restored: dict[str, RevisionData] = {}
         self._stored_scales: Mapping[str, ScaleRecord] | None = None
         self._removals: set[str] = set()
+        self._missing_after = missing_after
+        self._forget_after = forget_after
+        self._load_saved = restore is None  # at start: the state saved by the last leader
         self._token: int | None = None  # the token ``published`` refers to
         self._fenced: int | None = None
         self._next_resync = -math.inf
@@ -138,21 +147,19 @@ class ScalingLoop:
         self._write_failures = 0
         self._tick_failures = 0
         self._last_sight = Sight(False)
-        collector_data = None
+        self._collector = StatsCollector(missing_after=missing_after, forget_after=forget_after)
         if restore is not None:
-            collector_data = self._import(restore)
-        self._collector = StatsCollector(
-            missing_after=missing_after, forget_after=forget_after, restore=collector_data
-        )
-        if restore is not None:
-            for name, data in self._restored.items():
-                self._collector.import_windows(name, data["samples"], data["last_data"])
+            self._import(restore)
 
     # -- running ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         if self._tasks:
             raise RuntimeError("the scaling loop is already running")
+        if self._load_saved:
+            self._load_saved = False
+            if self._ticks == 0 and not self._revisions:  # nothing of its own to lose
+                await self._load_saved_state()
         await self._subscribe()
         self._tasks = [
             asyncio.create_task(self._run_ticks(), name="autoscaler-ticks"),
@@ -248,6 +255,7 @@ class ScalingLoop:
             t4 = time.perf_counter()
             resync = now >= self._next_resync
             writes = await self._publish(revisions, now, resync=resync)
+            await self._save_state()
             t5 = time.perf_counter()
             timing = TickTiming(
                 read=t1 - t0,
@@ -504,6 +512,39 @@ class ScalingLoop:
             self._next_resync = now + self._resync
         return writes
 
+    async def _save_state(self) -> None:
+        """The compact state (no windows: they are rebuilt from the retained stats), under
+        the fencing token, while leading and not fenced."""
+        elector = self._elector
+        token = elector.token
+        if not elector.is_leader or token is None or token == self._fenced:
+            return
+        try:
+            await self._store.save_scaling_state(token, self.export_state(windows=False))
+        except StaleToken as error:
+            self._fenced = token
+            log.warning("not leading any more, no more writes with token %d: %s", token, error)
+        except StoreError as error:
+            self._write_failures += 1
+            log.warning("saving the scaling state failed (retried next tick): %s", error)
+
+    async def _load_saved_state(self) -> None:
+        """Pick up the state the last leader saved; without one (or unreadable) start
+        fresh, as the loop always could."""
+        try:
+            saved = await self._store.load_scaling_state()
+        except StoreError as error:
+            log.warning("cannot load the saved scaling state, starting fresh: %s", error)
+            return
+        if saved is None:
+            return
+        try:
+            self._import(saved, reread=True)
+        except AutoscalerStateError as error:
+            log.warning("ignoring the saved scaling state: %s", error)
+            return
+        log.info("restored the saved state of %d revision(s)", len(self._restored))
+
     # -- read-outs -------------------------------------------------------------------------
 
     def status(self) -> LoopStatus:
@@ -531,14 +572,22 @@ class ScalingLoop:
 
     # -- the state as plain data -----------------------------------------------------------
 
-    def export_state(self) -> LoopData:
+    def export_state(self, *, windows: bool = True) -> LoopData:
         """Windows, decider and bounds states, last decisions and held scales, the stats
-        cursor and heartbeats, as plain data (what ``restore=`` takes back)."""
+        cursor and heartbeats, as plain data (what ``restore=`` takes back).
+
+        ``windows=False``: the compact form saved to the store each tick, without the
+        windows' per-second totals (``samples`` empty, ``last_data`` None)."""
         collector = self._collector
         revisions: dict[str, RevisionData] = {}
         for name, rev in self._revisions.items():
-            revisions[name] = rev.to_data(*collector.export_windows(name))
+            if windows:
+                revisions[name] = rev.to_data(*collector.export_windows(name))
+            else:
+                revisions[name] = rev.to_data([], None)
         for name, data in self._restored.items():  # imported, their routes not seen yet
+            if not windows:
+                data = {**data, "samples": [], "last_data": None}
             revisions.setdefault(name, data)
         return {
             "format": STATE_FORMAT,
@@ -547,9 +596,19 @@ class ScalingLoop:
             "revisions": revisions,
         }
 
-    def _import(self, data: Mapping[str, Any]) -> CollectorData:
+    def _import(self, data: Mapping[str, Any], *, reread: bool = False) -> None:
         """Check the data now (not at the first route table) and park each revision's
-        state until its route is seen."""
-        collector, revisions = check_loop_data(data)
+        state until its route is seen. ``reread``: drop the cursor, so the first read
+        takes every report the store retains and refills the windows."""
+        collector_data, revisions = check_loop_data(data)
+        if reread:
+            collector_data = {**collector_data, "cursor": None}
+        collector = StatsCollector(
+            missing_after=self._missing_after,
+            forget_after=self._forget_after,
+            restore=collector_data,
+        )
+        for name, entry in revisions.items():
+            collector.import_windows(name, entry["samples"], entry["last_data"])
+        self._collector = collector
         self._restored.update(revisions)
-        return collector

@@ -78,6 +78,23 @@ def traffic(concurrency: float = 1.5, requests: int = 3, *, seed: int = 0) -> Re
     )
 
 
+def scaling_state(*, seed: int = 0) -> dict[str, Any]:
+    """A scaling loop's saved state as plain JSON data, nested, every value differing
+    with ``seed``."""
+    return {
+        "format": 1,
+        "exported_at": 1_700_000_000.5 + seed,
+        "collector": {"cursor": str(seed), "heartbeats": [["gw-1", 1.5 + seed, 3, False]]},
+        "revisions": {
+            R1: {
+                "decider": {"panic_time": None, "max_panic_pods": seed, "delay_window": []},
+                "bounds": {"phase": "Active", "phase_since": 2.25 * seed},
+                "scale": seed + 1,
+            }
+        },
+    }
+
+
 def table(version: int, percent_new: int = 0, mode: RouteMode = RouteMode.SERVE) -> RouteTable:
     targets = [TrafficTarget(R1, 100 - percent_new, tag="prev", hosts=("prev-iris.example",))]
     if percent_new:
@@ -334,6 +351,56 @@ class StoreContract:
         with pytest.raises(StaleToken):  # a write the old leadership still had in flight
             await store.write_scale(R1, 9, RouteMode.SERVE, old, 3.0)
 
+    # -- 3b. the scaling loop's saved state -------------------------------------------------
+
+    async def test_no_scaling_state_before_the_first_save(self, store: Store) -> None:
+        assert await store.load_scaling_state() is None
+
+    async def test_a_scaling_state_reads_back_exactly(
+        self, harness: StoreHarness, store: Store
+    ) -> None:
+        state = scaling_state(seed=3)
+        saved = await store.save_scaling_state(2, state)
+        assert saved.accepted
+        assert await store.load_scaling_state() == state
+        assert await (await harness.peer(store)).load_scaling_state() == state
+
+    async def test_a_newer_save_replaces_the_state(self, store: Store) -> None:
+        first = await store.save_scaling_state(1, scaling_state(seed=1))
+        same_token = await store.save_scaling_state(1, scaling_state(seed=2))
+        higher = await store.save_scaling_state(4, scaling_state(seed=3))
+        assert all(p.accepted for p in (first, same_token, higher))
+        assert first.version < same_token.version < higher.version
+        assert await store.load_scaling_state() == scaling_state(seed=3)
+
+    async def test_a_stale_token_cannot_save_the_state(self, store: Store) -> None:
+        await store.save_scaling_state(3, scaling_state(seed=1))
+        with pytest.raises(StaleToken) as refused:
+            await store.save_scaling_state(2, scaling_state(seed=2))
+        assert (refused.value.token, refused.value.highest) == (2, 3)
+        assert await store.load_scaling_state() == scaling_state(seed=1)
+
+    async def test_the_state_and_the_scales_share_one_fence(self, store: Store) -> None:
+        await store.write_scale(R1, 1, RouteMode.SERVE, 5, 1.0)
+        with pytest.raises(StaleToken):
+            await store.save_scaling_state(4, scaling_state())
+        await store.save_scaling_state(6, scaling_state())
+        with pytest.raises(StaleToken):
+            await store.write_scale(R1, 2, RouteMode.SERVE, 5, 2.0)
+
+    async def test_the_stored_state_is_not_the_callers_object(self, store: Store) -> None:
+        state = scaling_state(seed=1)
+        await store.save_scaling_state(1, state)
+        revisions: Any = state["revisions"]
+        revisions[R1]["scale"] = 99
+        state["format"] = 7
+        loaded = await store.load_scaling_state()
+        assert loaded == scaling_state(seed=1)
+        assert loaded is not None
+        loaded_revisions: Any = loaded["revisions"]
+        loaded_revisions[R1]["scale"] = 42
+        assert await store.load_scaling_state() == scaling_state(seed=1)
+
     # -- 4. endpoints ---------------------------------------------------------------------
 
     async def test_endpoints_are_read_and_watched(self, store: Store) -> None:
@@ -468,6 +535,8 @@ class StoreContract:
             lambda s: s.publish_routes(table(1)),
             lambda s: s.read_routes(),
             lambda s: s.watch_routes(),
+            lambda s: s.save_scaling_state(1, scaling_state()),
+            lambda s: s.load_scaling_state(),
         ],
     )
     async def test_every_call_after_close_raises_store_closed(
@@ -493,6 +562,9 @@ class StoreContract:
             lambda s: s.write_scale(R1, -1, RouteMode.SERVE, 1, 1.0),
             lambda s: s.write_scale(R1, 1, RouteMode.SERVE, 0, 1.0),
             lambda s: s.read_stats("not a cursor"),
+            lambda s: s.save_scaling_state(0, scaling_state()),
+            lambda s: s.save_scaling_state(1, {"when": object()}),
+            lambda s: s.save_scaling_state(1, {"when": math.nan}),
         ],
     )
     async def test_invalid_calls_are_refused(

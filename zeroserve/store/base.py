@@ -4,7 +4,9 @@ The store decides nothing; it carries five flows (DESIGN.md, "The store"):
 
 1. stats, written once a second by each reporter, read incrementally by the autoscaler;
 2. pokes, a push to the autoscaler that a revision needs capacity now;
-3. desired scale and route mode, written by the leading autoscaler under a fencing token;
+3. desired scale and route mode, written by the leading autoscaler under a fencing token
+   (with the scaling loop's own state, one document saved each tick under the same
+   fence, so a restarted autoscaler picks up where the last leader stopped);
 4. endpoints of each revision, published by the controller;
 5. the route table, published by the controller.
 
@@ -96,6 +98,17 @@ class Store(Protocol):
 
     async def watch_scales(self) -> Subscription[ScaleRecord]:
         """The current decisions, then each accepted write (``removed`` ones included)."""
+        ...
+
+    async def save_scaling_state(self, token: int, state: Mapping[str, object]) -> Published:
+        """Replace the scaling loop's saved state (JSON-safe data, stored as one document,
+        never aliased to the caller's object). Fenced like ``write_scale``: raises
+        ``StaleToken`` if a higher token has written; ``InvalidRecord`` if ``state`` is
+        not JSON-safe or ``token`` < 1."""
+        ...
+
+    async def load_scaling_state(self) -> Mapping[str, object] | None:
+        """The last saved scaling state, ``None`` before the first save."""
         ...
 
     # -- 4. endpoints ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ versioned write is O(watchers).
 
 from __future__ import annotations
 
+import json
 import math
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
@@ -138,6 +139,8 @@ class MemoryStore:
             _revision_of, _removed, max_tombstones
         )
         self._routes: _VersionedTable[RouteTable] = _VersionedTable(_routes_key, _never_removed, 0)
+        self._scaling_state: str | None = None  # one JSON document, like Redis would hold
+        self._scaling_state_version = 0
         self._closed = False
 
     # -- read-outs for tests and status ---------------------------------------------------
@@ -260,6 +263,28 @@ class MemoryStore:
     async def watch_scales(self) -> Subscription[ScaleRecord]:
         self._check_open()
         return self._scales.subscribe()
+
+    async def save_scaling_state(self, token: int, state: Mapping[str, object]) -> Published:
+        self._check_open()
+        if token < 1:
+            raise InvalidRecord(f"a fencing token must be >= 1, got {token}")
+        try:
+            document = json.dumps(state, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise InvalidRecord(f"a scaling state must be JSON-safe data: {error}") from None
+        if token < self._highest_token:
+            raise StaleToken(token, self._highest_token)
+        self._highest_token = token
+        self._scaling_state = document
+        self._scaling_state_version += 1
+        return Published(True, self._scaling_state_version)
+
+    async def load_scaling_state(self) -> Mapping[str, object] | None:
+        self._check_open()
+        if self._scaling_state is None:
+            return None
+        state: dict[str, object] = json.loads(self._scaling_state)
+        return state
 
     # -- 4. endpoints ---------------------------------------------------------------------
 
