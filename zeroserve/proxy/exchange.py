@@ -371,20 +371,15 @@ class Exchange(ReplicaSide):
         if state == S_DONE:
             return
         self.state = S_DONE
-        timer = self.timer
-        if timer is not None:
-            self.timer = None
-            timer.discard(self)
         if self.counted:
-            self.counted = False
-            counters = self.counters
-            now = self.engine.now()
-            counters.area += counters.in_flight * (now - counters.changed_at)
-            counters.changed_at = now
-            counters.in_flight -= 1
+            now = self.stop_counting()
             if state != S_TUNNEL:
                 ms = (now - self.started) * 1000.0
-                counters.latency[0 if ms <= _FIRST_BOUND_MS else bisect_left(_BOUNDS_MS, ms)] += 1
+                self.counters.latency[
+                    0 if ms <= _FIRST_BOUND_MS else bisect_left(_BOUNDS_MS, ms)
+                ] += 1
+        else:
+            self.cancel_timer()
         if self.held_len:
             self.conn.held_changed(-self.held_len)
             self.held = []
@@ -400,14 +395,25 @@ class Exchange(ReplicaSide):
             tunnel.client_lost()
         self.drop_upstream_side()
         self.state = S_DONE
+        if self.counted:
+            self.stop_counting()
+        else:
+            self.cancel_timer()
+
+    def cancel_timer(self) -> None:
         timer = self.timer
         if timer is not None:
             self.timer = None
             timer.discard(self)
-        if self.counted:
-            self.counted = False
-            counters = self.counters
-            now = self.engine.now()
-            counters.area += counters.in_flight * (now - counters.changed_at)
-            counters.changed_at = now
-            counters.in_flight -= 1
+
+    def stop_counting(self) -> float:
+        """The exchange leaves its revision's in-flight count (and the concurrency
+        integral); returns the Clock reading it used."""
+        self.cancel_timer()
+        self.counted = False
+        counters = self.counters
+        now = self.engine.now()
+        counters.area += counters.in_flight * (now - counters.changed_at)
+        counters.changed_at = now
+        counters.in_flight -= 1
+        return now
