@@ -17,6 +17,12 @@ from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
 from zeroserve.config.scaling import RouteMode
+from zeroserve.store.arguments import (
+    check_poke,
+    check_report,
+    check_retention,
+    encode_scaling_state,
+)
 from zeroserve.store.base import StoreHealth
 from zeroserve.store.errors import InvalidRecord, StaleToken, StoreClosed
 from zeroserve.store.records import EndpointSet, Poke, Published, ScaleRecord
@@ -118,8 +124,7 @@ class MemoryStore:
         max_reports: int = DEFAULT_MAX_REPORTS,
         max_tombstones: int = DEFAULT_MAX_TOMBSTONES,
     ) -> None:
-        if not (math.isfinite(stats_retention) and stats_retention > 0):
-            raise InvalidRecord(f"stats retention must be > 0 s, got {stats_retention}")
+        check_retention(stats_retention)
         if max_reports < 1 or max_tombstones < 0:
             raise InvalidRecord(
                 f"max reports must be >= 1 and max tombstones >= 0, "
@@ -175,12 +180,7 @@ class MemoryStore:
         leaving: bool = False,
     ) -> None:
         self._check_open()
-        if not reporter:
-            raise InvalidRecord("a report needs a reporter id")
-        if not math.isfinite(now):
-            raise InvalidRecord(f"a report needs a finite time, got {now}")
-        if route_version < 0:
-            raise InvalidRecord(f"a route version must be >= 0, got {route_version}")
+        check_report(reporter, now, route_version)
         second = math.floor(now)
         samples = tuple(StatsSample(reporter, second, rev, s) for rev, s in stats.items())
         self._seq += 1
@@ -218,8 +218,7 @@ class MemoryStore:
 
     async def poke(self, revision: str, now: float) -> None:
         self._check_open()
-        if not revision:
-            raise InvalidRecord("a poke needs a revision name")
+        check_poke(revision)
         poke = Poke(revision, now)
         for watcher in self._pokes:
             watcher.offer(poke)
@@ -266,12 +265,7 @@ class MemoryStore:
 
     async def save_scaling_state(self, token: int, state: Mapping[str, object]) -> Published:
         self._check_open()
-        if token < 1:
-            raise InvalidRecord(f"a fencing token must be >= 1, got {token}")
-        try:
-            document = json.dumps(state, allow_nan=False)
-        except (TypeError, ValueError) as error:
-            raise InvalidRecord(f"a scaling state must be JSON-safe data: {error}") from None
+        document = encode_scaling_state(token, state)
         if token < self._highest_token:
             raise StaleToken(token, self._highest_token)
         self._highest_token = token

@@ -36,6 +36,12 @@ from zeroserve.clock import Clock, RealClock
 from zeroserve.config.scaling import RouteMode
 from zeroserve.store import redis_codec as codec
 from zeroserve.store import redis_scripts as scripts
+from zeroserve.store.arguments import (
+    check_poke,
+    check_report,
+    check_retention,
+    encode_scaling_state,
+)
 from zeroserve.store.base import StoreHealth
 from zeroserve.store.errors import InvalidRecord, StaleToken, StoreClosed, StoreUnavailable
 from zeroserve.store.memory import DEFAULT_MAX_TOMBSTONES
@@ -132,8 +138,7 @@ class RedisStore:
     ) -> RedisStore:
         """A handle on the bus at ``url`` (``redis://`` or ``rediss://``, with password),
         subscribed to its notifications before it returns."""
-        if not (math.isfinite(stats_retention) and stats_retention > 0):
-            raise InvalidRecord(f"stats retention must be > 0 s, got {stats_retention}")
+        check_retention(stats_retention)
         if max_reports < 1 or max_tombstones < 0 or resync_interval <= 0:
             raise InvalidRecord(
                 "max reports must be >= 1, max tombstones >= 0 and the resync interval > 0"
@@ -203,12 +208,7 @@ class RedisStore:
         leaving: bool = False,
     ) -> None:
         self._check_open()
-        if not reporter:
-            raise InvalidRecord("a report needs a reporter id")
-        if not math.isfinite(now):
-            raise InvalidRecord(f"a report needs a finite time, got {now}")
-        if route_version < 0:
-            raise InvalidRecord(f"a route version must be >= 0, got {route_version}")
+        check_report(reporter, now, route_version)
         document = codec.encode_report(Heartbeat(reporter, now, route_version, leaving), stats)
         keys = [self._key("stats"), self._key("stats:last"), self._key("stats:trimmed")]
         args: list[str | int] = [
@@ -253,8 +253,7 @@ class RedisStore:
 
     async def poke(self, revision: str, now: float) -> None:
         self._check_open()
-        if not revision:
-            raise InvalidRecord("a poke needs a revision name")
+        check_poke(revision)
         async with self._redis():
             await self._client.publish(self._key("pokes"), codec.encode_poke(Poke(revision, now)))
 
@@ -333,12 +332,7 @@ class RedisStore:
 
     async def save_scaling_state(self, token: int, state: Mapping[str, object]) -> Published:
         self._check_open()
-        if token < 1:
-            raise InvalidRecord(f"a fencing token must be >= 1, got {token}")
-        try:
-            document = json.dumps(state, allow_nan=False)
-        except (TypeError, ValueError) as error:
-            raise InvalidRecord(f"a scaling state must be JSON-safe data: {error}") from None
+        document = encode_scaling_state(token, state)
         keys = [self._key("fence"), self._key("scaling_state"), self._key("scaling_state:version")]
         async with self._redis():
             outcome, value = await self._save_state(keys=keys, args=[token, document])
